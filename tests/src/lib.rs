@@ -1,0 +1,2 @@
+//! Test kit for MONGODB-OIDC clients.
+#![warn(missing_docs)]
