@@ -345,6 +345,8 @@ pub(crate) enum ErrorKind {
         "mechanism property {key} is set both in the connection string and in code; set it in one place"
     )]
     PropertySetTwice { key: String },
+    #[error("the user name is set both in the connection string and in code; set it in one place")]
+    UsernameSetTwice,
 }
 
 fn hint_suffix(hint: Option<&Hint>) -> String {

@@ -112,6 +112,8 @@ struct Setting {
 #[derive(Debug, Clone, Default)]
 pub struct OidcSettings {
     username: Option<String>,
+    /// A user name also given in code, checked against the connection string's.
+    code_username: Option<String>,
     /// `Some(true)` for an empty password.
     password: Option<bool>,
     source: Option<String>,
@@ -161,6 +163,7 @@ impl OidcSettings {
             .collect();
         Self {
             username: cs.username().map(str::to_owned),
+            code_username: None,
             password: cs.password().map(|p| p.is_empty()),
             source,
             properties,
@@ -180,9 +183,9 @@ impl OidcSettings {
         self
     }
 
-    /// Sets the user name in code.
+    /// Sets the user name in code (for azure: the managed identity's client id).
     pub fn username(mut self, username: impl Into<String>) -> Self {
-        self.username = Some(username.into());
+        self.code_username = Some(username.into());
         self
     }
 
@@ -209,6 +212,19 @@ impl OidcSettings {
         if let Some(empty) = self.password {
             return err(ErrorKind::OidcPassword { empty });
         }
+        if self.username.is_some() && self.code_username.is_some() {
+            return err(ErrorKind::UsernameSetTwice);
+        }
+        let merged = Self {
+            username: self.username.clone().or_else(|| self.code_username.clone()),
+            code_username: None,
+            ..self.clone()
+        };
+        merged.validate_merged()
+    }
+
+    fn validate_merged(&self) -> Result<OidcConfig, Error> {
+        let err = |kind| Err(Error::new(kind));
         self.check_property_keys()?;
         let callback = self.chosen_callback()?;
         let environment = match self.value("ENVIRONMENT") {

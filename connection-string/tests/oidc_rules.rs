@@ -198,6 +198,32 @@ fn oidc_rules_table() {
 }
 
 #[test]
+fn username_from_code_and_uri() {
+    let uri = format!("{P}ENVIRONMENT:azure,TOKEN_RESOURCE:x");
+    let cs = ConnectionString::parse(&uri).unwrap();
+    let config = OidcSettings::from_connection_string(&cs)
+        .username("cid")
+        .validate()
+        .unwrap();
+    assert_eq!(
+        config.environment,
+        Some(OidcEnvironment::Azure {
+            token_resource: "x".into(),
+            client_id: Some("cid".into())
+        })
+    );
+    let cs = ConnectionString::parse(&uri.replace("localhost", "uri-user@localhost")).unwrap();
+    let err = OidcSettings::from_connection_string(&cs)
+        .username("cid")
+        .validate()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("user name is set both in the connection string and in code")
+    );
+}
+
+#[test]
 fn unused_username_is_a_warning() {
     let cs = ConnectionString::parse("mongodb://someone@localhost/?authMechanism=MONGODB-OIDC&authMechanismProperties=ENVIRONMENT:gcp,TOKEN_RESOURCE:a").unwrap();
     let credential = cs.credential().unwrap().unwrap();
