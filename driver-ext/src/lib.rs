@@ -1,4 +1,24 @@
-//! MONGODB-OIDC for the official MongoDB Rust driver.
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
-pub use mongodb_connection_string::{ConnectionString, Error as ConnectionStringError, Secret};
+mod callback;
+mod config;
+mod driver;
+mod error;
+mod http;
+mod jwt;
+mod options;
+pub mod providers;
+mod redact;
+mod stats;
+
+pub use callback::{
+    CALLBACK_VERSION, CallbackContext, HumanFn, IdpInfo, OidcCallback, OidcHumanCallback,
+    TokenResponse,
+};
+pub use config::{Env, ProviderConfig};
+pub use error::{Endpoint, Error};
+pub use jwt::JwtParts;
+pub use mongodb_connection_string::{self as connection_string, ConnectionString, Secret};
+pub use options::{Checked, ClientExt, OidcOptions, OidcOptionsBuilder};
+pub use stats::FetchStats;

@@ -1,0 +1,2 @@
+//! The mongodb-oidc CLI.
+fn main() {}

@@ -1,0 +1,270 @@
+//! The entry points: `Client::with_oidc_uri_str` and the `OidcOptions` builder, which turn a
+//! connection string (plus settings made in code) into driver options with a token provider.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use mongodb::Client;
+use mongodb::bson::doc;
+use mongodb::options::{AuthMechanism, ClientOptions, Credential};
+use mongodb_connection_string::{
+    CallbackKind, ConnectionString, OidcConfig, OidcSettings, OptionValue,
+};
+
+use crate::driver::{self, Bridge, Limits};
+use crate::stats::{FetchStats, StatsCell};
+use crate::{Error, OidcCallback, OidcHumanCallback, ProviderConfig, providers};
+
+/// MONGODB-OIDC settings made in code, applied to any number of connection strings.
+///
+/// Each setting may come from the connection string or from here, not both; the same rules
+/// apply to both places (see the `mongodb-connection-string` crate).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), mongodb_oidc::Error> {
+/// use mongodb_oidc::OidcOptions;
+///
+/// // A TOKEN_RESOURCE with a comma cannot be written in a connection string.
+/// let options = OidcOptions::builder()
+///     .environment("gcp")
+///     .token_resource("api://a,b")
+///     .build();
+/// let client = options.client("mongodb+srv://cluster0.example.mongodb.net/").await?;
+/// # let _ = client; Ok(()) }
+/// ```
+#[derive(Clone, Default)]
+pub struct OidcOptions {
+    environment: Option<String>,
+    token_resource: Option<String>,
+    username: Option<String>,
+    machine: Option<Arc<dyn OidcCallback>>,
+    human: Option<Arc<dyn OidcHumanCallback>>,
+    allowed_hosts: Option<Vec<String>>,
+    config: ProviderConfig,
+    stats: Arc<StatsCell>,
+}
+
+impl std::fmt::Debug for OidcOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcOptions")
+            .field("environment", &self.environment)
+            .field("token_resource", &self.token_resource)
+            .field("username", &self.username)
+            .field("callback", &self.machine.is_some())
+            .field("human_callback", &self.human.is_some())
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+/// Builds [`OidcOptions`].
+#[derive(Debug, Clone, Default)]
+pub struct OidcOptionsBuilder {
+    options: OidcOptions,
+}
+
+impl OidcOptionsBuilder {
+    /// `ENVIRONMENT`: `azure`, `gcp`, `k8s` or `test`.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.options.environment = Some(environment.into());
+        self
+    }
+
+    /// `TOKEN_RESOURCE`: the audience for azure and gcp. Unlike in a connection string, it may
+    /// contain a comma.
+    pub fn token_resource(mut self, resource: impl Into<String>) -> Self {
+        self.options.token_resource = Some(resource.into());
+        self
+    }
+
+    /// The user name (azure: the managed identity's client id; human flow: the principal).
+    pub fn username(mut self, username: impl Into<String>) -> Self {
+        self.options.username = Some(username.into());
+        self
+    }
+
+    /// `OIDC_CALLBACK`: a machine callback (a closure works).
+    pub fn callback(mut self, callback: impl OidcCallback + 'static) -> Self {
+        self.options.machine = Some(Arc::new(callback));
+        self
+    }
+
+    /// `OIDC_HUMAN_CALLBACK`: a human-flow callback.
+    pub fn human_callback(mut self, callback: impl OidcHumanCallback + 'static) -> Self {
+        self.options.human = Some(Arc::new(callback));
+        self
+    }
+
+    /// `ALLOWED_HOSTS` for the human flow (the driver checks it before calling the callback).
+    pub fn allowed_hosts<S: Into<String>>(mut self, hosts: impl IntoIterator<Item = S>) -> Self {
+        self.options.allowed_hosts = Some(hosts.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Environment variables and endpoints for the built-in providers.
+    pub fn provider_config(mut self, config: ProviderConfig) -> Self {
+        self.options.config = config;
+        self
+    }
+
+    /// Finishes the options.
+    pub fn build(self) -> OidcOptions {
+        self.options
+    }
+}
+
+/// What [`OidcOptions::check`] found, without touching the network.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Checked {
+    /// The parsed connection string.
+    pub connection_string: ConnectionString,
+    /// The MONGODB-OIDC configuration, when the mechanism is MONGODB-OIDC.
+    pub oidc: Option<OidcConfig>,
+    /// Every warning, as text.
+    pub warnings: Vec<String>,
+}
+
+impl OidcOptions {
+    /// Starts a builder.
+    pub fn builder() -> OidcOptionsBuilder {
+        OidcOptionsBuilder::default()
+    }
+
+    /// Token fetches made for clients built from these options.
+    pub fn stats(&self) -> FetchStats {
+        self.stats.snapshot()
+    }
+
+    fn sets_anything(&self) -> bool {
+        self.environment.is_some()
+            || self.token_resource.is_some()
+            || self.username.is_some()
+            || self.machine.is_some()
+            || self.human.is_some()
+            || self.allowed_hosts.is_some()
+    }
+
+    /// Parses and validates `uri` with these settings, without any network access.
+    pub fn check(&self, uri: &str) -> Result<Checked, Error> {
+        let cs = ConnectionString::parse(uri)?;
+        let mut warnings: Vec<String> = cs.warnings().iter().map(ToString::to_string).collect();
+        let mechanism = match cs.option("authMechanism") {
+            Some(OptionValue::Str(m)) => Some(m.clone()),
+            _ => None,
+        };
+        let oidc = match mechanism.as_deref() {
+            Some("MONGODB-OIDC") => true,
+            None => self.sets_anything(),
+            Some(other) if self.sets_anything() => {
+                return Err(Error::options(format!(
+                    "MONGODB-OIDC settings are made in code, but the connection string asks for authMechanism={other}; remove authMechanism or set it to MONGODB-OIDC"
+                )));
+            }
+            Some(_) => false,
+        };
+        if !oidc {
+            // Not ours: the auth spec's rules still catch OIDC properties without the mechanism.
+            cs.credential()?;
+            return Ok(Checked {
+                connection_string: cs,
+                oidc: None,
+                warnings,
+            });
+        }
+        let config = self.settings(&cs).validate()?;
+        warnings.extend(config.warnings.iter().map(ToString::to_string));
+        Ok(Checked {
+            connection_string: cs,
+            oidc: Some(config),
+            warnings,
+        })
+    }
+
+    fn settings(&self, cs: &ConnectionString) -> OidcSettings {
+        let mut settings = OidcSettings::from_connection_string(cs);
+        if let Some(environment) = &self.environment {
+            settings = settings.property("ENVIRONMENT", environment);
+        }
+        if let Some(resource) = &self.token_resource {
+            settings = settings.property("TOKEN_RESOURCE", resource);
+        }
+        if let Some(username) = &self.username {
+            settings = settings.username(username);
+        }
+        if self.machine.is_some() {
+            settings = settings.callback(CallbackKind::Machine);
+        }
+        if self.human.is_some() {
+            settings = settings.callback(CallbackKind::Human);
+        }
+        if let Some(hosts) = &self.allowed_hosts {
+            settings = settings.allowed_hosts(hosts.clone());
+        }
+        settings
+    }
+
+    /// Driver options for `uri`: for MONGODB-OIDC, with this crate's token provider in the
+    /// credential; for anything else, exactly what the driver makes of `uri`.
+    pub async fn client_options(&self, uri: &str) -> Result<ClientOptions, Error> {
+        let checked = self.check(uri)?;
+        for warning in &checked.warnings {
+            tracing::warn!(%warning, "connection string");
+        }
+        let Some(config) = checked.oidc else {
+            return Ok(ClientOptions::parse(uri).await?);
+        };
+        let cs = &checked.connection_string;
+        let mut options = ClientOptions::parse(cs.without_oidc_properties().secret()).await?;
+        options.credential = Some(self.credential(cs, config)?);
+        Ok(options)
+    }
+
+    /// A client for `uri` (see [`OidcOptions::client_options`]).
+    pub async fn client(&self, uri: &str) -> Result<Client, Error> {
+        Ok(Client::with_options(self.client_options(uri).await?)?)
+    }
+
+    fn credential(&self, cs: &ConnectionString, config: OidcConfig) -> Result<Credential, Error> {
+        let bridge = |name| Bridge {
+            name,
+            limits: Limits::from_connection_string(cs),
+            username: config.username.clone(),
+            stats: self.stats.clone(),
+        };
+        let callback = match (&config.environment, &self.machine, &self.human) {
+            (Some(environment), _, _) => {
+                let provider = providers::for_environment(environment, &self.config)?;
+                driver::machine(provider, bridge(environment.name()))
+            }
+            (None, Some(machine), _) => driver::machine(machine.clone(), bridge("callback")),
+            (None, None, Some(human)) => driver::human(human.clone(), bridge("human callback")),
+            (None, None, None) => unreachable!("validated: an environment or a callback is set"),
+        };
+        let mut credential = Credential::builder()
+            .mechanism(AuthMechanism::MongoDbOidc)
+            .oidc_callback(callback)
+            .build();
+        credential.username = config.username.clone();
+        if let Some(hosts) = &config.allowed_hosts {
+            credential.mechanism_properties = Some(doc! { "ALLOWED_HOSTS": hosts.clone() });
+        }
+        Ok(credential)
+    }
+}
+
+/// `Client::with_oidc_uri_str`: like `Client::with_uri_str`, with MONGODB-OIDC handled by this
+/// crate and every other connection string passed to the driver unchanged.
+pub trait ClientExt: Sized {
+    /// Creates a client from any connection string.
+    fn with_oidc_uri_str(
+        uri: impl AsRef<str> + Send,
+    ) -> impl Future<Output = Result<Self, Error>> + Send;
+}
+
+impl ClientExt for Client {
+    async fn with_oidc_uri_str(uri: impl AsRef<str> + Send) -> Result<Self, Error> {
+        OidcOptions::default().client(uri.as_ref()).await
+    }
+}

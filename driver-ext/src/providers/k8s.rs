@@ -1,0 +1,81 @@
+//! `ENVIRONMENT:k8s`: the projected service-account token file.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+
+use super::file::read_token;
+use crate::{CallbackContext, Error, OidcCallback, ProviderConfig, TokenResponse};
+
+/// Where kubelet projects the default service-account token (used by GKE).
+pub const DEFAULT_K8S_TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// Reads the Kubernetes service-account token: `AZURE_FEDERATED_TOKEN_FILE` (AKS), else
+/// `AWS_WEB_IDENTITY_TOKEN_FILE` (EKS), else [`DEFAULT_K8S_TOKEN_PATH`] (GKE and others).
+#[derive(Debug, Clone)]
+pub struct K8sProvider {
+    path: PathBuf,
+    chosen_by: String,
+}
+
+/// Builds a [`K8sProvider`].
+#[derive(Debug, Clone, Default)]
+pub struct K8sProviderBuilder {
+    path: Option<PathBuf>,
+    config: ProviderConfig,
+}
+
+impl K8sProvider {
+    /// Starts a builder.
+    pub fn builder() -> K8sProviderBuilder {
+        K8sProviderBuilder::default()
+    }
+
+    /// The token file this provider reads.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl K8sProviderBuilder {
+    /// Reads environment variables from this configuration.
+    pub fn config(mut self, config: ProviderConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Reads this file instead of the one the environment names.
+    pub fn with_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Resolves the token file.
+    pub fn build(self) -> K8sProvider {
+        if let Some(path) = self.path {
+            return K8sProvider {
+                path,
+                chosen_by: "K8sProvider::with_path".into(),
+            };
+        }
+        for variable in ["AZURE_FEDERATED_TOKEN_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE"] {
+            if let Some(path) = self.config.env.get(variable) {
+                return K8sProvider {
+                    path: path.into(),
+                    chosen_by: variable.into(),
+                };
+            }
+        }
+        K8sProvider {
+            path: DEFAULT_K8S_TOKEN_PATH.into(),
+            chosen_by: "the default service-account token path".into(),
+        }
+    }
+}
+
+#[async_trait]
+impl OidcCallback for K8sProvider {
+    async fn fetch(&self, context: &CallbackContext) -> Result<TokenResponse, Error> {
+        read_token(&self.path, &self.chosen_by, context.deadline()).await
+    }
+}

@@ -1,0 +1,51 @@
+//! Built-in token providers, one per `ENVIRONMENT`. Each is an [`OidcCallback`] with a builder,
+//! so it can also be used directly or wrapped by user code.
+
+mod azure;
+mod file;
+mod gcp;
+mod k8s;
+mod test_file;
+
+use std::sync::Arc;
+
+pub use azure::{AzureIdentity, AzureProvider, AzureProviderBuilder};
+pub use gcp::{GcpProvider, GcpProviderBuilder};
+pub use k8s::{K8sProvider, K8sProviderBuilder};
+pub use test_file::TestFileProvider;
+
+use mongodb_connection_string::OidcEnvironment;
+
+use crate::{Error, OidcCallback, ProviderConfig};
+
+/// The provider for a validated `ENVIRONMENT`.
+pub(crate) fn for_environment(
+    environment: &OidcEnvironment,
+    config: &ProviderConfig,
+) -> Result<Arc<dyn OidcCallback>, Error> {
+    Ok(match environment {
+        OidcEnvironment::Azure {
+            token_resource,
+            client_id,
+        } => {
+            let mut builder = AzureProvider::builder(token_resource).config(config.clone());
+            if let Some(id) = client_id {
+                builder = builder.identity(AzureIdentity::ClientId(id.clone()));
+            }
+            Arc::new(builder.build())
+        }
+        OidcEnvironment::Gcp { audience } => Arc::new(
+            GcpProvider::builder(audience)
+                .config(config.clone())
+                .build(),
+        ),
+        OidcEnvironment::K8s => Arc::new(K8sProvider::builder().config(config.clone()).build()),
+        OidcEnvironment::Test => Arc::new(TestFileProvider::from_config(config)?),
+        other => {
+            return Err(Error::options(format!(
+                "ENVIRONMENT:{} is not supported by this version",
+                other.name()
+            )));
+        }
+    })
+}
