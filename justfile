@@ -15,3 +15,7 @@ lint:
 # Format the code.
 fmt:
     cargo fmt --all
+
+# The quickstart: the test kit in-process and a client with ENVIRONMENT:azure.
+demo:
+    cargo run -p mongodb-oidc --example quickstart

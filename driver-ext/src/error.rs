@@ -75,7 +75,7 @@ pub(crate) enum ErrorKind {
         body: String,
         retry_after: Option<Duration>,
     },
-    #[error("could not reach {endpoint} at {url}: {source}{hint}", hint = unreachable_hint(*endpoint))]
+    #[error("could not reach {endpoint} at {url}: {}{hint}", chain(source), hint = unreachable_hint(*endpoint))]
     Request {
         endpoint: Endpoint,
         url: String,
@@ -161,11 +161,20 @@ impl ErrorKind {
 /// A driver error that carries one of ours reads as ours; the driver's own "Custom user error"
 /// says nothing.
 fn driver_message(error: &mongodb::error::Error) -> String {
-    match Error::from_driver(error) {
-        Some(ours) => ours.to_string(),
-        None => format!("the MongoDB driver: {error}"),
+    if let Some(ours) = Error::from_driver(error) {
+        return ours.to_string();
     }
+    let text = error.to_string();
+    let hint = if text.contains("MONGODB-OIDC failure: Authentication failed") {
+        REJECTED_TOKEN_HINT
+    } else {
+        ""
+    };
+    format!("the MongoDB driver: {text}{hint}")
 }
+
+/// What to check when the server answers 18 to a MONGODB-OIDC token (it never says why).
+const REJECTED_TOKEN_HINT: &str = " (the server rejected the token: its issuer, audience (TOKEN_RESOURCE) or principal claim does not match the cluster's identity provider configuration, it has expired, or it lacks the authorization claim; `mongodb-oidc token` shows its claims)";
 
 fn status_hint(endpoint: Endpoint, status: u16, body: &str) -> &'static str {
     match (endpoint, status) {
@@ -182,6 +191,22 @@ fn status_hint(endpoint: Endpoint, status: u16, body: &str) -> &'static str {
         (Endpoint::GcpMetadata, 404) => " (this instance may have no service account)",
         _ => "",
     }
+}
+
+/// An error and its causes, joined: reqwest's own message ("error sending request") says little
+/// without them.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let message = cause.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn unreachable_hint(endpoint: Endpoint) -> &'static str {

@@ -18,8 +18,9 @@ use mongodb_connection_string::OidcEnvironment;
 
 use crate::{Error, OidcCallback, ProviderConfig};
 
-/// The provider for a validated `ENVIRONMENT`.
-pub(crate) fn for_environment(
+/// The provider for a validated `ENVIRONMENT` (what a connection string with that environment
+/// uses), for running it directly.
+pub fn for_environment(
     environment: &OidcEnvironment,
     config: &ProviderConfig,
 ) -> Result<Arc<dyn OidcCallback>, Error> {
