@@ -183,6 +183,19 @@ async fn tokens_never_reach_tracing_errors_or_debug() {
         logs.contains("mongodb_oidc.token_fetch") && logs.contains("token fetch failed"),
         "the capture works: {logs}"
     );
+    for field in [
+        "source=\"callback\"",
+        "source=\"azure\"",
+        "outcome=\"ok\"",
+        "outcome=\"error\"",
+        "expires_in_s=600",
+        "duration_ms=",
+    ] {
+        assert!(
+            logs.contains(field),
+            "every fetch is traced with {field}: {logs}"
+        );
+    }
     assert_absent("tracing output", &logs, &secrets);
     for text in &texts {
         assert_absent("an error or Debug output", text, &secrets);
