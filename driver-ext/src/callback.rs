@@ -204,6 +204,13 @@ impl TokenResponse {
 pub trait OidcCallback: Send + Sync {
     /// Fetches a token before `context.deadline()`.
     async fn fetch(&self, context: &CallbackContext) -> Result<TokenResponse, Error>;
+
+    /// The identity of the tokens this source returns, for the process-wide shared cache:
+    /// sources with the same key share one token. `None` (the default) shares only between
+    /// clients built from the same `OidcOptions`.
+    fn cache_key(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A human-flow callback: `OIDC_HUMAN_CALLBACK`. It receives [`IdpInfo`] and the previous

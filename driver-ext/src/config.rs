@@ -69,6 +69,7 @@ pub struct ProviderConfig {
     pub(crate) env: Env,
     pub(crate) azure_imds_endpoint: Option<String>,
     pub(crate) gcp_metadata_host: Option<String>,
+    pub(crate) azure_identity: Option<crate::providers::AzureIdentity>,
 }
 
 impl ProviderConfig {
@@ -86,6 +87,13 @@ impl ProviderConfig {
     /// Sends Azure IMDS requests to this URL instead of `http://169.254.169.254/...`.
     pub fn azure_imds_endpoint(mut self, url: impl Into<String>) -> Self {
         self.azure_imds_endpoint = Some(url.into());
+        self
+    }
+
+    /// Chooses the Azure managed identity by object id or resource id (or client id, which is
+    /// otherwise the connection string's user name).
+    pub fn azure_identity(mut self, identity: crate::providers::AzureIdentity) -> Self {
+        self.azure_identity = Some(identity);
         self
     }
 

@@ -131,7 +131,7 @@ impl Bridge {
         };
         let result = fetched.and_then(|token| self.to_driver(token));
         let took = started.elapsed();
-        self.stats.record(took, result.is_ok());
+        self.stats.record_request(took, result.is_ok());
         span.record(
             "duration_ms",
             u64::try_from(took.as_millis()).unwrap_or(u64::MAX),

@@ -48,10 +48,11 @@ impl Endpoint {
 /// [`Error::is_transient`] says whether trying again later may succeed. Errors raised while the
 /// driver authenticates reach the caller inside a `mongodb::error::Error`; get them back with
 /// [`Error::from_driver`].
-#[derive(thiserror::Error)]
+#[derive(Clone, thiserror::Error)]
 #[error("{kind}")]
 pub struct Error {
-    kind: Box<ErrorKind>,
+    // Shared so that one failed fetch can be handed to every caller waiting for it.
+    kind: std::sync::Arc<ErrorKind>,
 }
 
 impl fmt::Debug for Error {
@@ -109,6 +110,12 @@ pub(crate) enum ErrorKind {
         source: Box<dyn std::error::Error + Send + Sync>,
         transient: bool,
     },
+    #[error("{last} (gave up after {attempts} attempts: {why})")]
+    Retried {
+        last: Error,
+        attempts: u32,
+        why: &'static str,
+    },
     #[error("{origin} returned an empty access token")]
     EmptyToken { origin: String },
     #[error(
@@ -154,6 +161,7 @@ impl ErrorKind {
             ErrorKind::Callback { .. } => "Callback",
             ErrorKind::EmptyToken { .. } => "EmptyToken",
             ErrorKind::NegativeExpiry { .. } => "NegativeExpiry",
+            ErrorKind::Retried { .. } => "Retried",
         }
     }
 }
@@ -224,7 +232,7 @@ fn unreachable_hint(endpoint: Endpoint) -> &'static str {
 impl Error {
     pub(crate) fn new(kind: ErrorKind) -> Self {
         Self {
-            kind: Box::new(kind),
+            kind: std::sync::Arc::new(kind),
         }
     }
 
@@ -310,11 +318,21 @@ impl Error {
         }
     }
 
-    /// Ours, unwrapped from a driver error that carries it.
+    /// Ours, unwrapped from a driver error that carries it and from retries.
     fn innermost(&self) -> &Error {
         match self.kind.as_ref() {
-            ErrorKind::Driver(e) => Error::from_driver(e).unwrap_or(self),
+            ErrorKind::Driver(e) => Error::from_driver(e).map_or(self, Error::innermost),
+            ErrorKind::Retried { last, .. } => last.innermost(),
             _ => self,
+        }
+    }
+
+    /// How many attempts were made, when a retried fetch gave up.
+    pub fn attempts(&self) -> u32 {
+        match self.kind.as_ref() {
+            ErrorKind::Retried { attempts, .. } => *attempts,
+            ErrorKind::Driver(e) => Error::from_driver(e).map_or(1, Error::attempts),
+            _ => 1,
         }
     }
 

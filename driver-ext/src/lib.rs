@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+mod cache;
 mod callback;
 mod config;
 mod driver;
@@ -10,6 +11,7 @@ mod jwt;
 mod options;
 pub mod providers;
 mod redact;
+mod retry;
 mod stats;
 
 pub use callback::{
@@ -21,4 +23,5 @@ pub use error::{Endpoint, Error};
 pub use jwt::JwtParts;
 pub use mongodb_connection_string::{self as connection_string, ConnectionString, Secret};
 pub use options::{Checked, ClientExt, OidcOptions, OidcOptionsBuilder};
+pub use retry::RetryPolicy;
 pub use stats::FetchStats;

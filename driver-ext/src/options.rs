@@ -11,9 +11,11 @@ use mongodb_connection_string::{
     CallbackKind, ConnectionString, OidcConfig, OidcSettings, OptionValue,
 };
 
+use crate::cache::{ClientCache, TokenCache};
 use crate::driver::{self, Bridge, Limits};
-use crate::stats::{FetchStats, StatsCell};
-use crate::{Error, OidcCallback, OidcHumanCallback, ProviderConfig, providers};
+use crate::retry::Retrying;
+use crate::stats::{Counted, FetchStats, StatsCell};
+use crate::{Error, OidcCallback, OidcHumanCallback, ProviderConfig, RetryPolicy, providers};
 
 /// MONGODB-OIDC settings made in code, applied to any number of connection strings.
 ///
@@ -41,6 +43,8 @@ pub struct OidcOptions {
     human: Option<Arc<dyn OidcHumanCallback>>,
     allowed_hosts: Option<Vec<String>>,
     config: ProviderConfig,
+    retry: RetryPolicy,
+    private_cache: bool,
     stats: Arc<StatsCell>,
 }
 
@@ -54,6 +58,8 @@ impl std::fmt::Debug for OidcOptions {
             .field("human_callback", &self.human.is_some())
             .field("allowed_hosts", &self.allowed_hosts)
             .field("config", &self.config)
+            .field("retry", &self.retry)
+            .field("shared_cache", &!self.private_cache)
             .finish()
     }
 }
@@ -105,6 +111,21 @@ impl OidcOptionsBuilder {
     /// Environment variables and endpoints for the built-in providers.
     pub fn provider_config(mut self, config: ProviderConfig) -> Self {
         self.options.config = config;
+        self
+    }
+
+    /// How token fetches are retried (default: [`RetryPolicy::default`]; `RetryPolicy::none()`
+    /// turns retries off). Applies to built-in environments and to `OIDC_CALLBACK` callbacks,
+    /// whose errors opt in with [`Error::transient`].
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.options.retry = policy;
+        self
+    }
+
+    /// Whether clients share tokens through the process-wide cache (default: true). With
+    /// `false`, every request from the driver calls the token source, as the driver alone does.
+    pub fn shared_cache(mut self, enabled: bool) -> Self {
+        self.options.private_cache = !enabled;
         self
     }
 
@@ -236,9 +257,13 @@ impl OidcOptions {
         let callback = match (&config.environment, &self.machine, &self.human) {
             (Some(environment), _, _) => {
                 let provider = providers::for_environment(environment, &self.config)?;
-                driver::machine(provider, bridge(environment.name()))
+                let name = environment.name();
+                driver::machine(self.token_source(provider, name, &config), bridge(name))
             }
-            (None, Some(machine), _) => driver::machine(machine.clone(), bridge("callback")),
+            (None, Some(machine), _) => driver::machine(
+                self.token_source(machine.clone(), "callback", &config),
+                bridge("callback"),
+            ),
             (None, None, Some(human)) => driver::human(human.clone(), bridge("human callback")),
             (None, None, None) => unreachable!("validated: an environment or a callback is set"),
         };
@@ -251,6 +276,33 @@ impl OidcOptions {
             credential.mechanism_properties = Some(doc! { "ALLOWED_HOSTS": hosts.clone() });
         }
         Ok(credential)
+    }
+}
+
+impl OidcOptions {
+    /// A machine token source with its layers: counted, retried, and shared through the
+    /// process-wide cache unless that is turned off.
+    fn token_source(
+        &self,
+        source: Arc<dyn OidcCallback>,
+        name: &'static str,
+        config: &OidcConfig,
+    ) -> Arc<dyn OidcCallback> {
+        let username = config.username.clone();
+        let identity = source
+            .cache_key()
+            .unwrap_or_else(|| format!("callback@{:p}", Arc::as_ptr(&source)));
+        let key = format!("{identity}|user={username:?}");
+        let layered = Retrying::wrap(Counted::wrap(source, self.stats.clone()), self.retry);
+        if self.private_cache {
+            return layered;
+        }
+        Arc::new(ClientCache::new(TokenCache::shared(
+            key,
+            name,
+            username,
+            move || layered,
+        )))
     }
 }
 

@@ -174,6 +174,18 @@ impl OidcCallback for AzureProvider {
             .ok_body(endpoint)?;
         parse_token_response(endpoint, &body)
     }
+
+    fn cache_key(&self) -> Option<String> {
+        Some(match &self.source {
+            Source::Imds { url } => {
+                format!("azure|imds|{url}|{}|{:?}", self.resource, self.identity)
+            }
+            Source::AppService { url, .. } => format!(
+                "azure|app-service|{url}|{}|{:?}",
+                self.resource, self.identity
+            ),
+        })
+    }
 }
 
 /// Reads `access_token` and the expiry (`expires_in`, else `expires_on`, else the JWT's

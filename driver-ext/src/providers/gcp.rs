@@ -91,4 +91,8 @@ impl OidcCallback for GcpProvider {
         }
         Ok(with_jwt_expiry(TokenResponse::new(token), token))
     }
+
+    fn cache_key(&self) -> Option<String> {
+        Some(format!("gcp|{}|{}", self.url, self.audience))
+    }
 }

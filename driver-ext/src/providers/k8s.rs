@@ -78,4 +78,8 @@ impl OidcCallback for K8sProvider {
     async fn fetch(&self, context: &CallbackContext) -> Result<TokenResponse, Error> {
         read_token(&self.path, &self.chosen_by, context.deadline()).await
     }
+
+    fn cache_key(&self) -> Option<String> {
+        Some(format!("k8s|{}", self.path.display()))
+    }
 }

@@ -37,4 +37,8 @@ impl OidcCallback for TestFileProvider {
     async fn fetch(&self, context: &CallbackContext) -> Result<TokenResponse, Error> {
         read_token(&self.path, "OIDC_TOKEN_FILE", context.deadline()).await
     }
+
+    fn cache_key(&self) -> Option<String> {
+        Some(format!("test|{}", self.path.display()))
+    }
 }
