@@ -195,6 +195,12 @@ fn status_hint(endpoint: Endpoint, status: u16, body: &str) -> &'static str {
             " (several identities are assigned: put the client id of the one to use in the connection string's user name)"
         }
         (Endpoint::AzureAppService, 401) => " (check IDENTITY_HEADER)",
+        (Endpoint::EntraId, _) if body.contains("AADSTS70021") => {
+            " (the app's federated credential must name this cluster's OIDC issuer URL and the subject system:serviceaccount:<namespace>:<service account>, audience api://AzureADTokenExchange)"
+        }
+        (Endpoint::EntraId, _) if body.contains("AADSTS700016") => {
+            " (check AZURE_CLIENT_ID and AZURE_TENANT_ID)"
+        }
         (_, 429) => " (the endpoint is throttling requests)",
         (Endpoint::GcpMetadata, 404) => " (this instance may have no service account)",
         _ => "",

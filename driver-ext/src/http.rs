@@ -30,6 +30,18 @@ pub(crate) fn metadata_client() -> &'static reqwest::Client {
     })
 }
 
+/// The client for public identity endpoints (Entra ID): unlike metadata addresses they may only
+/// be reachable through the system's HTTP proxy, so proxy variables apply.
+pub(crate) fn public_client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .build()
+            .expect("the HTTP client builds with the bundled TLS configuration")
+    })
+}
+
 /// What an endpoint answered.
 #[derive(Debug)]
 pub(crate) struct Reply {

@@ -32,7 +32,7 @@ pub mod server;
 use std::path::{Path, PathBuf};
 
 use clock::Clock;
-use emulators::{AppService, AzureImds, GcpMetadata};
+use emulators::{AppRegistration, AppService, AzureImds, Entra, GcpMetadata};
 use idp::Issuer;
 use server::{IdentityProviderConfig, MongoServer, ServerConfig};
 
@@ -40,6 +40,13 @@ use server::{IdentityProviderConfig, MongoServer, ServerConfig};
 pub const DEFAULT_AUDIENCE: &str = "api://mongodb-oidc-testkit";
 /// The subject of [`TestKit::token`].
 pub const DEFAULT_SUBJECT: &str = "test-user";
+/// The Entra emulator's tenant (`AZURE_TENANT_ID`).
+pub const ENTRA_TENANT: &str = "72f988bf-0000-4000-8000-00000000beef";
+/// The workload's app registration in the Entra emulator (`AZURE_CLIENT_ID`).
+pub const WORKLOAD_CLIENT_ID: &str = "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d";
+/// The service account the workload's app trusts (`system:serviceaccount:<ns>:<name>`).
+pub const WORKLOAD_SUBJECT: &str = "system:serviceaccount:default:workload";
+
 /// The App Service emulator's `IDENTITY_HEADER` secret.
 pub const APP_SERVICE_SECRET: &str = "testkit-identity-header-secret";
 
@@ -123,7 +130,8 @@ impl TestKitBuilder {
             server: MongoServer::start(self.server, clock.clone()).await?,
             azure: AzureImds::start(minter.clone()).await?,
             app_service: AppService::start(minter.clone(), APP_SERVICE_SECRET).await?,
-            gcp: GcpMetadata::start(minter).await?,
+            gcp: GcpMetadata::start(minter.clone()).await?,
+            entra: start_entra(minter, &issuers[0].url()).await?,
             issuers,
             clock,
         })
@@ -139,6 +147,20 @@ pub struct TestKit {
     azure: AzureImds,
     app_service: AppService,
     gcp: GcpMetadata,
+    entra: Entra,
+}
+
+/// Entra with one app whose federated credential trusts issuer 0 as the cluster's issuer.
+async fn start_entra(minter: idp::Minter, cluster_issuer: &str) -> std::io::Result<Entra> {
+    let entra = Entra::start(minter, ENTRA_TENANT).await?;
+    entra.register(AppRegistration {
+        client_id: WORKLOAD_CLIENT_ID.into(),
+        object_id: "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9".into(),
+        issuer: cluster_issuer.into(),
+        subject: WORKLOAD_SUBJECT.into(),
+        groups: vec!["app-readers".into()],
+    });
+    Ok(entra)
 }
 
 impl TestKit {
@@ -189,6 +211,21 @@ impl TestKit {
     /// The Google Cloud metadata emulator.
     pub fn gcp(&self) -> &GcpMetadata {
         &self.gcp
+    }
+
+    /// The Microsoft Entra ID token endpoint emulator.
+    pub fn entra(&self) -> &Entra {
+        &self.entra
+    }
+
+    /// A projected service-account token for the workload, as kubelet writes it for AKS
+    /// workload identity (audience `api://AzureADTokenExchange`).
+    pub fn service_account_token(&self) -> String {
+        self.issuers[0]
+            .token()
+            .subject(WORKLOAD_SUBJECT)
+            .audience(emulators::TOKEN_EXCHANGE_AUDIENCE)
+            .sign()
     }
 
     /// The first provider's audience.

@@ -401,3 +401,34 @@ async fn test_environment_needs_oidc_token_file() {
     let err = options.client(&uri).await.unwrap_err();
     assert!(err.to_string().contains("OIDC_TOKEN_FILE"), "{err}");
 }
+
+#[tokio::test]
+async fn azure_identity_by_object_id_through_the_options() {
+    let kit = TestKit::start().await.unwrap();
+    let user = ManagedIdentity::user_assigned();
+    let config = ProviderConfig::new()
+        .azure_imds_endpoint(kit.azure().endpoint())
+        .azure_identity(AzureIdentity::ObjectId(user.object_id.clone()));
+    let options = OidcOptions::builder().provider_config(config).build();
+    let uri = format!(
+        "{}?authMechanism=MONGODB-OIDC&authMechanismProperties=ENVIRONMENT:azure,TOKEN_RESOURCE:{DEFAULT_AUDIENCE}",
+        kit.uri()
+    );
+    find(&options.client(&uri).await.unwrap()).await.unwrap();
+    assert_eq!(
+        kit.server().stats().principals,
+        vec![format!("test/{}", user.object_id)]
+    );
+    assert_eq!(
+        kit.azure().http().log().last().unwrap().query("object_id"),
+        Some(user.object_id.as_str())
+    );
+
+    let with_user = uri.replace("mongodb://", "mongodb://some-client-id@");
+    let err = options.client(&with_user).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("the managed identity is chosen twice"),
+        "{err}"
+    );
+}

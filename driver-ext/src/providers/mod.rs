@@ -2,6 +2,7 @@
 //! so it can also be used directly or wrapped by user code.
 
 mod azure;
+mod azure_workload;
 mod file;
 mod gcp;
 mod k8s;
@@ -10,6 +11,7 @@ mod test_file;
 use std::sync::Arc;
 
 pub use azure::{AzureIdentity, AzureProvider, AzureProviderBuilder};
+pub use azure_workload::{AzureWorkloadIdentity, AzureWorkloadIdentityBuilder};
 pub use gcp::{GcpProvider, GcpProviderBuilder};
 pub use k8s::{K8sProvider, K8sProviderBuilder};
 pub use test_file::TestFileProvider;

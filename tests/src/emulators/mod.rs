@@ -1,10 +1,12 @@
 //! Cloud identity endpoints, each on its own loopback port, issuing the kit's JWTs: Azure IMDS,
-//! Azure App Service / Functions, and the Google Cloud metadata server. Each one can be slowed
+//! Azure App Service / Functions, Microsoft Entra ID's token endpoint (workload identity
+//! federation), and the Google Cloud metadata server. Each one can be slowed
 //! down, made to fail, hang or send malformed or oversized bodies, and counts its requests
 //! (see [`crate::http::HttpServer`]).
 
 mod app_service;
 mod azure_imds;
+mod entra;
 mod gcp;
 
 use std::sync::Mutex;
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 pub use app_service::AppService;
 pub use azure_imds::AzureImds;
+pub use entra::{AppRegistration, Entra, TOKEN_EXCHANGE_AUDIENCE};
 pub use gcp::{GcpMetadata, ServiceAccount};
 
 use crate::idp::{DEFAULT_TOKEN_LIFETIME, Minter};
