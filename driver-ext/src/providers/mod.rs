@@ -31,11 +31,18 @@ pub fn for_environment(
             token_resource,
             client_id,
         } => {
-            let mut builder = AzureProvider::builder(token_resource).config(config.clone());
-            if let Some(id) = client_id {
-                builder = builder.identity(AzureIdentity::ClientId(id.clone()));
-            }
-            Arc::new(builder.build())
+            let identity = match (client_id, &config.azure_identity) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::options(
+                        "the managed identity is chosen twice: by the user name (its client id) and by ProviderConfig::azure_identity; keep one",
+                    ));
+                }
+                (Some(id), None) => AzureIdentity::ClientId(id.clone()),
+                (None, Some(identity)) => identity.clone(),
+                (None, None) => AzureIdentity::Default,
+            };
+            let builder = AzureProvider::builder(token_resource).config(config.clone());
+            Arc::new(builder.identity(identity).build())
         }
         OidcEnvironment::Gcp { audience } => Arc::new(
             GcpProvider::builder(audience)
