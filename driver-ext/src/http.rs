@@ -73,11 +73,11 @@ pub(crate) async fn send(
 ) -> Result<Reply, Error> {
     let started = Instant::now();
     let exchange = async {
-        let request = request
-            .build()
-            .map_err(|e| request_error(endpoint, "(invalid URL)", e))?;
+        // The request keeps the client it was built from: no proxy for metadata, proxy for Entra.
+        let (client, request) = request.build_split();
+        let request = request.map_err(|e| request_error(endpoint, "(invalid URL)", e))?;
         let url = request.url().to_string();
-        let mut response = metadata_client()
+        let mut response = client
             .execute(request)
             .await
             .map_err(|e| request_error(endpoint, &url, e))?;
