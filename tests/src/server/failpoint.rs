@@ -45,6 +45,15 @@ impl FailPoint {
         }
     }
 
+    /// Delays the next `times` of these commands by `ms`, then runs them normally.
+    pub fn delay(commands: &[&str], ms: u64, times: u64) -> Self {
+        Self {
+            error_code: None,
+            block_time_ms: Some(ms),
+            ..Self::error(commands, 0, times)
+        }
+    }
+
     /// Drops the connection instead of answering.
     pub fn close(mut self) -> Self {
         self.error_code = None;
