@@ -19,3 +19,7 @@ fmt:
 # The quickstart: the test kit in-process and a client with ENVIRONMENT:azure.
 demo:
     cargo run -p mongodb-oidc --example quickstart
+
+# Benchmarks against the plain driver; prints a Markdown table.
+bench:
+    cargo bench -p mongodb-oidc --bench oidc

@@ -33,6 +33,18 @@ impl Clock {
         }
     }
 
+    /// The kit's current time in seconds since the Unix epoch, rounded up: an expiry computed
+    /// from it is never earlier than the lifetime promised (`expires_in`).
+    pub fn unix_seconds_ceil(&self) -> i64 {
+        let since = self.now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let whole = i64::try_from(since.as_secs()).unwrap_or(i64::MAX);
+        if since.subsec_nanos() > 0 {
+            whole.saturating_add(1)
+        } else {
+            whole
+        }
+    }
+
     /// The kit's current time in whole seconds since the Unix epoch (JWT `NumericDate`).
     pub fn unix_seconds(&self) -> i64 {
         let since = self.now().duration_since(UNIX_EPOCH).unwrap_or_default();

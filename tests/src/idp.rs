@@ -238,7 +238,8 @@ impl TokenBuilder {
         claims.entry("iat").or_insert_with(|| json!(now));
         if let Some(lifetime) = self.lifetime {
             let secs = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2);
-            claims.entry("exp").or_insert_with(|| json!(now + secs));
+            let from = self.minter.clock.unix_seconds_ceil();
+            claims.entry("exp").or_insert_with(|| json!(from + secs));
         }
         if let Some(offset) = self.nbf_offset {
             claims.insert("nbf".into(), json!(now + offset));

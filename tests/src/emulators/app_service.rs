@@ -60,7 +60,7 @@ impl Handler for Endpoint {
             Err(message) => return error(400, message),
         };
         let (token, lifetime) = self.state.issue(&identity, resource);
-        let expires_on = self.state.minter.clock().unix_seconds() + lifetime as i64;
+        let expires_on = self.state.minter.clock().unix_seconds_ceil() + lifetime as i64;
         HttpResponse::json(
             200,
             json!({

@@ -56,13 +56,14 @@ impl Handler for Imds {
         };
         let (token, lifetime) = self.0.issue(&identity, resource);
         let now = self.0.minter.clock().unix_seconds();
+        let expires_on = self.0.minter.clock().unix_seconds_ceil() + lifetime as i64;
         HttpResponse::json(
             200,
             json!({
                 "access_token": token,
                 "client_id": identity.client_id,
                 "expires_in": lifetime.to_string(),
-                "expires_on": (now + lifetime as i64).to_string(),
+                "expires_on": expires_on.to_string(),
                 "ext_expires_in": lifetime.to_string(),
                 "not_before": now.to_string(),
                 "resource": resource,
