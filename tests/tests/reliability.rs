@@ -356,3 +356,36 @@ fn base64_url(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clients_share_one_token_unless_they_opt_out() {
+    let kit = TestKit::start().await.unwrap();
+    let uri = azure_uri(&kit, None, "");
+    let mut clients = Vec::new();
+    for _ in 0..10 {
+        clients.push(azure_options(&kit).client(&uri).await.unwrap());
+    }
+    for client in &clients {
+        find(client).await.unwrap();
+    }
+    assert_eq!(
+        kit.azure().http().log().count(),
+        1,
+        "ten independent OidcOptions, one identity, one fetch"
+    );
+
+    let private = || {
+        OidcOptions::builder()
+            .provider_config(ProviderConfig::new().azure_imds_endpoint(kit.azure().endpoint()))
+            .shared_cache(false)
+            .build()
+    };
+    for _ in 0..3 {
+        find(&private().client(&uri).await.unwrap()).await.unwrap();
+    }
+    assert_eq!(
+        kit.azure().http().log().count(),
+        4,
+        "opted-out clients fetch their own"
+    );
+}
