@@ -24,6 +24,8 @@
 
 pub mod clock;
 mod crypto;
+#[cfg(feature = "docker")]
+pub mod docker;
 pub mod emulators;
 pub mod http;
 pub mod idp;

@@ -1,6 +1,6 @@
 //! The `failCommand` fail point, as `configureFailPoint` sets it.
 
-use mongodb::bson::{Bson, Document};
+use mongodb::bson::{Bson, Document, doc};
 
 /// When the fail point is active.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +85,35 @@ impl FailPoint {
         self
     }
 
+    /// The `configureFailPoint` command that sets this fail point on any server (for example
+    /// a real one in an end-to-end suite).
+    pub fn to_command(&self) -> Document {
+        let mode = match self.mode {
+            FailPointMode::AlwaysOn => Bson::String("alwaysOn".into()),
+            FailPointMode::Times(n) => {
+                Bson::Document(doc! { "times": i64::try_from(n).unwrap_or(i64::MAX) })
+            }
+        };
+        let mut data = doc! { "failCommands": self.fail_commands.clone() };
+        if let Some(code) = self.error_code {
+            data.insert("errorCode", code);
+        }
+        if self.close_connection {
+            data.insert("closeConnection", true);
+        }
+        if let Some(ms) = self.block_time_ms {
+            data.insert("blockConnection", true);
+            data.insert("blockTimeMS", i64::try_from(ms).unwrap_or(i64::MAX));
+        }
+        if let Some(app) = &self.app_name {
+            data.insert("appName", app.clone());
+        }
+        if !self.error_labels.is_empty() {
+            data.insert("errorLabels", self.error_labels.clone());
+        }
+        doc! { "configureFailPoint": "failCommand", "mode": mode, "data": data }
+    }
+
     /// Parses `configureFailPoint`'s `mode` and `data`; `Ok(None)` for mode "off".
     pub(crate) fn from_command(command: &Document) -> Result<Option<Self>, String> {
         let mode = match command.get("mode") {
@@ -156,5 +185,23 @@ fn as_u64(value: &Bson) -> Option<u64> {
         Bson::Int64(i) => u64::try_from(*i).ok(),
         Bson::Double(d) if *d >= 0.0 && d.fract() == 0.0 => Some(*d as u64),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_round_trip() {
+        let fp = FailPoint::delay(&["find"], 100, 3)
+            .for_app("a")
+            .labels(&["L"]);
+        assert_eq!(FailPoint::from_command(&fp.to_command()).unwrap(), Some(fp));
+        let close = FailPoint::error(&["ping"], 0, 1).close().always();
+        assert_eq!(
+            FailPoint::from_command(&close.to_command()).unwrap(),
+            Some(close)
+        );
     }
 }

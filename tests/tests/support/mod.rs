@@ -2,6 +2,13 @@
 //! a callback reading the token file, `ENVIRONMENT:test`, `azure`, `gcp` and `k8s`.
 #![allow(dead_code)] // each suite uses a different subset
 
+pub mod human;
+pub mod machine;
+pub mod target;
+
+use std::future::Future;
+use std::pin::Pin;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,6 +19,7 @@ use mongodb::bson::{Document, doc};
 use mongodb_oidc::{CallbackContext, Env, OidcOptions, ProviderConfig, TokenResponse};
 use mongodb_oidc_testkit::server::FailPoint;
 use mongodb_oidc_testkit::{DEFAULT_AUDIENCE, TestKit};
+pub use target::{Layout, Target};
 
 /// Where the token comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +29,37 @@ pub enum Source {
     Azure,
     Gcp,
     K8s,
+}
+
+/// A prose test that can run against any target.
+pub type CaseFuture<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+pub struct Case {
+    pub name: &'static str,
+    /// The token sources it runs for (callback-only cases list just the callback).
+    pub sources: &'static [Source],
+    pub layout: Layout,
+    /// Whether it needs the kit's server (its counters or its clock).
+    pub needs_kit: bool,
+    pub run: for<'a> fn(&'a Target, Source) -> CaseFuture<'a>,
+}
+
+impl Case {
+    pub fn new(
+        name: &'static str,
+        sources: &'static [Source],
+        layout: Layout,
+        needs_kit: bool,
+        run: for<'a> fn(&'a Target, Source) -> CaseFuture<'a>,
+    ) -> Self {
+        Self {
+            name,
+            sources,
+            layout,
+            needs_kit,
+            run,
+        }
+    }
 }
 
 /// A temporary directory removed on drop.
@@ -43,9 +82,9 @@ impl Drop for TempDir {
     }
 }
 
-/// A kit, options for one token source, and the connection string that selects it.
-pub struct Setup {
-    pub kit: TestKit,
+/// Options for one token source against a target, and the connection string that selects it.
+pub struct Setup<'a> {
+    pub target: &'a Target,
     pub source: Source,
     pub options: OidcOptions,
     pub uri: String,
@@ -55,13 +94,18 @@ pub struct Setup {
     _dir: TempDir,
 }
 
-impl Setup {
-    pub async fn new(source: Source, app: &str) -> Self {
-        Self::with_username(source, app, None).await
+impl<'a> Setup<'a> {
+    pub fn new(target: &'a Target, source: Source, app: &str) -> Self {
+        Self::with_username(target, source, app, None)
     }
 
-    pub async fn with_username(source: Source, app: &str, username: Option<&str>) -> Self {
-        let kit = TestKit::start().await.unwrap();
+    pub fn with_username(
+        target: &'a Target,
+        source: Source,
+        app: &str,
+        username: Option<&str>,
+    ) -> Self {
+        let kit = &target.kit;
         let dir = TempDir::new(app);
         let token_file = dir.0.join("token");
         TestKit::write_token_file(&token_file, &kit.token()).unwrap();
@@ -104,20 +148,16 @@ impl Setup {
             });
         }
         let user = username.map(|u| format!("{u}@")).unwrap_or_default();
-        let host = kit
-            .uri()
-            .trim_start_matches("mongodb://")
-            .trim_end_matches('/')
-            .to_owned();
         let mut uri = format!(
-            "mongodb://{user}{host}/?authMechanism=MONGODB-OIDC&appName={app}&retryReads=false&retryWrites=false&serverSelectionTimeoutMS=5000"
+            "mongodb://{user}{}/?authMechanism=MONGODB-OIDC&appName={app}&retryReads=false&retryWrites=false&serverSelectionTimeoutMS=5000",
+            target.host()
         );
         if let Some(p) = properties {
             uri.push_str("&authMechanismProperties=");
             uri.push_str(&p);
         }
         Self {
-            kit,
+            target,
             source,
             options: builder.build(),
             uri,
@@ -126,6 +166,10 @@ impl Setup {
             callback_calls: calls,
             _dir: dir,
         }
+    }
+
+    pub fn kit(&self) -> &TestKit {
+        &self.target.kit
     }
 
     pub async fn client(&self) -> Client {
@@ -137,29 +181,22 @@ impl Setup {
         self.options.stats().fetches
     }
 
-    /// Writes a fresh token to the token file, as kubelet's rotation does.
-    pub fn rotate_token_file(&self) {
-        TestKit::write_token_file(&self.token_file, &self.kit.token()).unwrap();
-    }
-
     /// Makes every token minted so far invalid: the clock moves past their expiry. File-based
     /// sources then get a fresh file, as a rotating kubelet would provide.
     pub fn expire_tokens(&self) {
-        self.kit.clock().advance(Duration::from_secs(2 * 3600));
-        self.rotate_token_file();
+        self.kit().clock().advance(Duration::from_secs(2 * 3600));
+        TestKit::write_token_file(&self.token_file, &self.kit().token()).unwrap();
     }
 
     /// Sets a fail point scoped to this setup's application name.
-    pub fn fail(&self, fail_point: FailPoint) {
-        self.kit
-            .server()
-            .set_fail_point(Some(fail_point.for_app(self.app.clone())));
+    pub async fn fail(&self, fail_point: FailPoint) {
+        self.target.fail(fail_point.for_app(self.app.clone())).await;
     }
 
     /// Drops the client's pooled connection without any authentication event, so that the
     /// next operation opens a new connection.
     pub async fn drop_pooled_connection(&self, client: &Client) {
-        self.fail(FailPoint::error(&["ping"], 0, 1).close());
+        self.fail(FailPoint::error(&["ping"], 0, 1).close()).await;
         let _ = client
             .database("admin")
             .run_command(doc! { "ping": 1 })
