@@ -16,6 +16,9 @@ pub(crate) const MAX_BODY_BYTES: usize = 256 * 1024;
 
 const USER_AGENT: &str = concat!("mongodb-oidc/", env!("CARGO_PKG_VERSION"));
 
+/// Token endpoints never redirect; following one would send identity headers (App Service's
+/// `X-IDENTITY-HEADER`) or a client assertion to another host. A 3xx is reported as an error.
+///
 /// The client for metadata endpoints. Metadata addresses (link-local IMDS, the GCE metadata
 /// server, App Service's local endpoint) must never go through an HTTP proxy: a proxy cannot
 /// reach them, and would see the identity headers.
@@ -24,6 +27,7 @@ pub(crate) fn metadata_client() -> &'static reqwest::Client {
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()
             .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(USER_AGENT)
             .build()
             .expect("the HTTP client builds with the bundled TLS configuration")
@@ -36,6 +40,7 @@ pub(crate) fn public_client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(USER_AGENT)
             .build()
             .expect("the HTTP client builds with the bundled TLS configuration")

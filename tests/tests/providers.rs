@@ -432,3 +432,32 @@ async fn azure_identity_by_object_id_through_the_options() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    let kit = TestKit::start().await.unwrap();
+    let app = kit.app_service();
+    let elsewhere = format!("{}/elsewhere", kit.gcp().http().base_url());
+    app.http().faults().push(Fault::Status {
+        status: 307,
+        body: String::new(),
+        headers: vec![("Location".into(), elsewhere)],
+    });
+    let env = Env::from_vars([
+        ("IDENTITY_ENDPOINT", app.identity_endpoint()),
+        ("IDENTITY_HEADER", app.identity_header().to_owned()),
+    ]);
+    let err = fetch(
+        &AzureProvider::builder(DEFAULT_AUDIENCE)
+            .config(ProviderConfig::new().env(env))
+            .build(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.status(), Some(307));
+    assert_eq!(
+        kit.gcp().http().log().count(),
+        0,
+        "the identity header never left for another host"
+    );
+}
