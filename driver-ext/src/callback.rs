@@ -200,6 +200,27 @@ impl TokenResponse {
 
 /// A machine (workload) callback: `OIDC_CALLBACK`. Closures
 /// `Fn(CallbackContext) -> impl Future<Output = Result<TokenResponse, Error>>` implement it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kit = mongodb_oidc_testkit::TestKit::start().await?;
+/// # let my_token_service = kit.token();
+/// # let uri = format!("{}?authMechanism=MONGODB-OIDC", kit.uri());
+/// use std::time::Duration;
+/// use mongodb_oidc::{CallbackContext, OidcOptions, TokenResponse};
+///
+/// let options = OidcOptions::builder()
+///     .callback(move |ctx: CallbackContext| {
+///         let token = my_token_service.clone(); // your SDK call, done before ctx.deadline()
+///         assert_eq!(ctx.version(), 1);
+///         async move { Ok(TokenResponse::new(token).expires_in(Duration::from_secs(3600))) }
+///     })
+///     .build();
+/// let client = options.client(&uri).await?;
+/// client.database("test").collection::<mongodb::bson::Document>("c").find_one(mongodb::bson::doc! {}).await?;
+/// # Ok(()) }
+/// ```
 #[async_trait]
 pub trait OidcCallback: Send + Sync {
     /// Fetches a token before `context.deadline()`.
@@ -233,6 +254,32 @@ where
 }
 
 /// Wraps a closure as a human callback (a closure alone is a machine callback).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use mongodb_oidc_testkit::{TestKit, server::IdentityProviderConfig};
+/// # let kit = TestKit::builder()
+/// #     .provider(0, |iss| IdentityProviderConfig::human(iss, "api://cli", "cli-client-id"))
+/// #     .start().await?;
+/// # let idp = kit.issuer(0).minter().clone();
+/// # let uri = format!("{}?authMechanism=MONGODB-OIDC", kit.uri());
+/// use mongodb_oidc::{CallbackContext, HumanFn, OidcOptions, TokenResponse};
+///
+/// let options = OidcOptions::builder()
+///     .human_callback(HumanFn(move |ctx: CallbackContext| {
+///         // The server says where to log in; a real callback opens a browser here.
+///         let info = ctx.idp_info().expect("IdpInfo in the human flow").clone();
+///         assert_eq!(info.client_id.as_deref(), Some("cli-client-id"));
+/// #       let idp = idp.clone();
+/// #       let login = move || idp.token().subject("alice").audience("api://cli").claim("groups", serde_json::json!(["g"])).sign();
+///         async move { Ok(TokenResponse::new(login()).with_refresh_token("refresh")) }
+///     }))
+///     .build();
+/// let client = options.client(&uri).await?;
+/// client.database("test").collection::<mongodb::bson::Document>("c").find_one(mongodb::bson::doc! {}).await?;
+/// # Ok(()) }
+/// ```
 pub struct HumanFn<F>(pub F);
 
 #[async_trait]

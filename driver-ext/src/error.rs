@@ -344,6 +344,25 @@ impl Error {
 
     /// This crate's error inside a driver error, if the driver failed because a token could not
     /// be fetched. The driver itself only prints such errors as "Custom user error".
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let kit = mongodb_oidc_testkit::TestKit::start().await?;
+    /// # let imds = kit.azure().endpoint();
+    /// # let host = kit.server().addr();
+    /// use mongodb_oidc::{Error, OidcOptions, ProviderConfig};
+    ///
+    /// let options = OidcOptions::builder().provider_config(ProviderConfig::new().azure_imds_endpoint(imds)).build();
+    /// let uri = format!("mongodb://no-such-client-id@{host}/?authMechanism=MONGODB-OIDC\
+    ///                    &authMechanismProperties=ENVIRONMENT:azure,TOKEN_RESOURCE:api://x");
+    /// let client = options.client(&uri).await?;
+    /// let failure = client.database("test").run_command(mongodb::bson::doc! { "find": "c" }).await.unwrap_err();
+    /// let ours = Error::from_driver(&failure).expect("a token error");
+    /// assert_eq!(ours.status(), Some(400));
+    /// assert!(ours.to_string().contains("Identity not found"));
+    /// # Ok(()) }
+    /// ```
     pub fn from_driver(error: &mongodb::error::Error) -> Option<&Error> {
         error.get_custom::<Error>()
     }

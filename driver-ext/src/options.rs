@@ -22,17 +22,27 @@ use crate::{Error, OidcCallback, OidcHumanCallback, ProviderConfig, RetryPolicy,
 /// Each setting may come from the connection string or from here, not both; the same rules
 /// apply to both places (see the `mongodb-connection-string` crate).
 ///
-/// ```no_run
-/// # async fn run() -> Result<(), mongodb_oidc::Error> {
-/// use mongodb_oidc::OidcOptions;
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use mongodb_oidc_testkit::{TestKit, server::IdentityProviderConfig};
+/// # let kit = TestKit::builder()
+/// #     .provider(0, |iss| IdentityProviderConfig::machine(iss, "api://orders,inventory"))
+/// #     .start().await?;
+/// # let metadata_emulator = kit.gcp().host();
+/// # let uri = kit.uri();
+/// use mongodb_oidc::{OidcOptions, ProviderConfig};
 ///
-/// // A TOKEN_RESOURCE with a comma cannot be written in a connection string.
+/// // A TOKEN_RESOURCE with a comma cannot be written in a connection string; in code it can.
 /// let options = OidcOptions::builder()
 ///     .environment("gcp")
-///     .token_resource("api://a,b")
+///     .token_resource("api://orders,inventory")
+///     .provider_config(ProviderConfig::new().gcp_metadata_host(metadata_emulator)) // not on GCE
 ///     .build();
-/// let client = options.client("mongodb+srv://cluster0.example.mongodb.net/").await?;
-/// # let _ = client; Ok(()) }
+/// let client = options.client(&uri).await?;
+/// client.database("test").collection::<mongodb::bson::Document>("c").find_one(mongodb::bson::doc! {}).await?;
+/// assert_eq!(options.stats().fetches, 1);
+/// # Ok(()) }
 /// ```
 #[derive(Clone, Default)]
 pub struct OidcOptions {
@@ -168,6 +178,21 @@ impl OidcOptions {
     }
 
     /// Parses and validates `uri` with these settings, without any network access.
+    ///
+    /// ```
+    /// let checked = mongodb_oidc::OidcOptions::default().check(
+    ///     "mongodb://app-client-id@db.example.com/?authMechanism=MONGODB-OIDC\
+    ///      &authMechanismProperties=ENVIRONMENT:azure,TOKEN_RESOURCE:api://my-app",
+    /// )?;
+    /// let environment = checked.oidc.unwrap().environment.unwrap();
+    /// assert_eq!(environment.token_resource(), Some("api://my-app"));
+    ///
+    /// let err = mongodb_oidc::OidcOptions::default()
+    ///     .check("mongodb://h/?authMechanism=MONGODB-OIDC&authMechanismProperties=ENVIRONMENT:Azure")
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("did you mean 'azure'?"));
+    /// # Ok::<(), mongodb_oidc::Error>(())
+    /// ```
     pub fn check(&self, uri: &str) -> Result<Checked, Error> {
         let cs = ConnectionString::parse(uri)?;
         let mut warnings: Vec<String> = cs.warnings().iter().map(ToString::to_string).collect();
@@ -307,7 +332,31 @@ impl OidcOptions {
 }
 
 /// `Client::with_oidc_uri_str`: like `Client::with_uri_str`, with MONGODB-OIDC handled by this
-/// crate and every other connection string passed to the driver unchanged.
+/// crate and every other connection string passed to the driver unchanged. Built-in
+/// environments read the process environment.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let token_file = std::env::temp_dir().join(format!("ext-doc-{}", std::process::id()));
+/// # // Before any thread exists: what kubelet and the workload identity webhook provide in a pod.
+/// # unsafe { std::env::set_var("AZURE_FEDERATED_TOKEN_FILE", &token_file) };
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// # let kit = mongodb_oidc_testkit::TestKit::start().await?;
+/// # mongodb_oidc_testkit::TestKit::write_token_file(&token_file, &kit.token())?;
+/// # let host = kit.server().addr();
+/// use mongodb::bson::{Document, doc};
+/// use mongodb_oidc::ClientExt;
+///
+/// let client = mongodb::Client::with_oidc_uri_str(format!(
+///     "mongodb://{host}/?authMechanism=MONGODB-OIDC&authMechanismProperties=ENVIRONMENT:k8s"
+/// ))
+/// .await?;
+/// client.database("shop").collection::<Document>("orders").insert_one(doc! { "item": 1 }).await?;
+/// # std::fs::remove_file(&token_file)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })
+/// # }
+/// ```
 pub trait ClientExt: Sized {
     /// Creates a client from any connection string.
     fn with_oidc_uri_str(

@@ -10,7 +10,7 @@
 //! - Azure IMDS, Azure App Service and Google Cloud metadata emulators issuing the same JWTs,
 //!   with injectable latency and failures.
 //!
-//! Every part shares one [`Clock`](clock::Clock) that tests advance instead of sleeping.
+//! Every part shares one [`clock::Clock`] that tests advance instead of sleeping.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {

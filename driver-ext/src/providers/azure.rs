@@ -38,6 +38,25 @@ enum Source {
 }
 
 /// Fetches tokens for a managed identity.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kit = mongodb_oidc_testkit::TestKit::start().await?;
+/// # let imds_emulator = kit.azure().endpoint();
+/// use std::time::Duration;
+/// use mongodb_oidc::providers::{AzureIdentity, AzureProvider};
+/// use mongodb_oidc::{CallbackContext, OidcCallback};
+///
+/// let provider = AzureProvider::builder("api://mongodb-oidc-testkit")
+///     .identity(AzureIdentity::Default) // or ClientId / ObjectId / ResourceId
+///     .with_endpoint(imds_emulator) // on a VM, leave this out: IMDS is at 169.254.169.254
+///     .build();
+/// let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+/// let token = provider.fetch(&CallbackContext::new(deadline)).await?;
+/// assert!(token.lifetime().unwrap().is_some(), "IMDS says when the token expires");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct AzureProvider {
     resource: String,

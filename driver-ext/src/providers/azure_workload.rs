@@ -20,18 +20,31 @@ const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 /// of the app `AZURE_CLIENT_ID` in tenant `AZURE_TENANT_ID` (the variables the AKS workload
 /// identity webhook injects), for the resource `TOKEN_RESOURCE` (scope `<resource>/.default`).
 ///
-/// ```no_run
-/// # async fn run() -> Result<(), mongodb_oidc::Error> {
-/// use mongodb_oidc::OidcOptions;
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # use mongodb_oidc_testkit::{ENTRA_TENANT, TestKit, WORKLOAD_CLIENT_ID};
+/// # let kit = TestKit::start().await?;
+/// # let file = std::env::temp_dir().join(format!("wi-doc-{}", std::process::id()));
+/// # TestKit::write_token_file(&file, &kit.service_account_token())?;
+/// # let webhook = mongodb_oidc::Env::from_vars([
+/// #     ("AZURE_FEDERATED_TOKEN_FILE", file.display().to_string()),
+/// #     ("AZURE_CLIENT_ID", WORKLOAD_CLIENT_ID.to_owned()),
+/// #     ("AZURE_TENANT_ID", ENTRA_TENANT.to_owned()),
+/// #     ("AZURE_AUTHORITY_HOST", kit.entra().authority_host()),
+/// # ]);
+/// # let uri = kit.uri();
 /// use mongodb_oidc::providers::AzureWorkloadIdentity;
+/// use mongodb_oidc::{OidcOptions, ProviderConfig};
 ///
-/// let callback = AzureWorkloadIdentity::builder("api://my-mongodb-app").build()?;
-/// let client = OidcOptions::builder()
-///     .callback(callback)
-///     .build()
-///     .client("mongodb+srv://cluster0.example.mongodb.net/")
-///     .await?;
-/// # let _ = client; Ok(()) }
+/// // In a pod, the webhook's variables come from the environment: ProviderConfig::new().
+/// let callback = AzureWorkloadIdentity::builder("api://mongodb-oidc-testkit")
+///     .config(ProviderConfig::new().env(webhook))
+///     .build()?;
+/// let client = OidcOptions::builder().callback(callback).build().client(&uri).await?;
+/// client.database("test").collection::<mongodb::bson::Document>("c").find_one(mongodb::bson::doc! {}).await?;
+/// # std::fs::remove_file(file)?;
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
 pub struct AzureWorkloadIdentity {

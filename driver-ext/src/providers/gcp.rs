@@ -13,6 +13,25 @@ pub const DEFAULT_METADATA_HOST: &str = "metadata.google.internal";
 const IDENTITY_PATH: &str = "/computeMetadata/v1/instance/service-accounts/default/identity";
 
 /// Fetches identity tokens for the instance's default service account.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kit = mongodb_oidc_testkit::TestKit::start().await?;
+/// # let emulator_host = kit.gcp().host();
+/// use std::time::Duration;
+/// use mongodb_oidc::providers::GcpProvider;
+/// use mongodb_oidc::{CallbackContext, Env, JwtParts, OidcCallback, ProviderConfig};
+///
+/// // GCE_METADATA_HOST is how Google's libraries are pointed at another metadata server.
+/// let config = ProviderConfig::new().env(Env::from_vars([("GCE_METADATA_HOST", emulator_host)]));
+/// let provider = GcpProvider::builder("api://mongodb-oidc-testkit").config(config).build();
+/// let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+/// let token = provider.fetch(&CallbackContext::new(deadline)).await?;
+/// let claims = JwtParts::decode(token.access_token().secret()).unwrap().claims;
+/// assert_eq!(claims["aud"], "api://mongodb-oidc-testkit");
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct GcpProvider {
     audience: String,

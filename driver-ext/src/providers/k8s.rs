@@ -12,6 +12,29 @@ pub const DEFAULT_K8S_TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/service
 
 /// Reads the Kubernetes service-account token: `AZURE_FEDERATED_TOKEN_FILE` (AKS), else
 /// `AWS_WEB_IDENTITY_TOKEN_FILE` (EKS), else [`DEFAULT_K8S_TOKEN_PATH`] (GKE and others).
+/// The file is read on every fetch, because kubelet rotates it, and trimmed.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kit = mongodb_oidc_testkit::TestKit::start().await?;
+/// # let dir = std::env::temp_dir().join(format!("k8s-doc-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir)?;
+/// # let path = dir.join("token");
+/// # std::fs::write(&path, format!("{}\n", kit.token()))?;
+/// use std::time::Duration;
+/// use mongodb_oidc::providers::K8sProvider;
+/// use mongodb_oidc::{CallbackContext, Env, OidcCallback, ProviderConfig};
+///
+/// // In a pod, the variables come from the environment (ProviderConfig::new()).
+/// let env = Env::from_vars([("AZURE_FEDERATED_TOKEN_FILE", path.display().to_string())]);
+/// let provider = K8sProvider::builder().config(ProviderConfig::new().env(env)).build();
+/// let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+/// let token = provider.fetch(&CallbackContext::new(deadline)).await?;
+/// assert!(!token.access_token().secret().ends_with('\n'), "trimmed");
+/// # std::fs::remove_dir_all(dir)?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct K8sProvider {
     path: PathBuf,

@@ -10,10 +10,12 @@ mod test_file;
 
 use std::sync::Arc;
 
-pub use azure::{AzureIdentity, AzureProvider, AzureProviderBuilder};
-pub use azure_workload::{AzureWorkloadIdentity, AzureWorkloadIdentityBuilder};
-pub use gcp::{GcpProvider, GcpProviderBuilder};
-pub use k8s::{K8sProvider, K8sProviderBuilder};
+pub use azure::{AzureIdentity, AzureProvider, AzureProviderBuilder, IMDS_TOKEN_URL};
+pub use azure_workload::{
+    AzureWorkloadIdentity, AzureWorkloadIdentityBuilder, DEFAULT_AUTHORITY_HOST,
+};
+pub use gcp::{DEFAULT_METADATA_HOST, GcpProvider, GcpProviderBuilder};
+pub use k8s::{DEFAULT_K8S_TOKEN_PATH, K8sProvider, K8sProviderBuilder};
 pub use test_file::TestFileProvider;
 
 use mongodb_connection_string::OidcEnvironment;

@@ -9,6 +9,23 @@ use crate::error::ErrorKind;
 use crate::{CallbackContext, Error, OidcCallback, ProviderConfig, TokenResponse};
 
 /// Reads the token from the file named by `OIDC_TOKEN_FILE`, on every fetch.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let kit = mongodb_oidc_testkit::TestKit::start().await?;
+/// # let path = std::env::temp_dir().join(format!("test-doc-{}", std::process::id()));
+/// # std::fs::write(&path, kit.token())?;
+/// use mongodb_oidc::{Env, OidcOptions, ProviderConfig};
+///
+/// let env = Env::from_vars([("OIDC_TOKEN_FILE", path.display().to_string())]);
+/// let options = OidcOptions::builder().provider_config(ProviderConfig::new().env(env)).build();
+/// let uri = format!("{}?authMechanism=MONGODB-OIDC&authMechanismProperties=ENVIRONMENT:test", kit.uri());
+/// let client = options.client(&uri).await?;
+/// client.database("admin").run_command(mongodb::bson::doc! { "connectionStatus": 1 }).await?;
+/// # std::fs::remove_file(path)?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct TestFileProvider {
     path: PathBuf,
