@@ -207,16 +207,7 @@ impl TokenCache {
 
     /// Rejects what must not be cached or handed out, and computes expiry and refresh times.
     fn checked(&self, token: TokenResponse) -> Result<Entry, Error> {
-        let origin = || format!("the {} token source", self.name);
-        let lifetime = token.lifetime().map_err(|seconds| {
-            Error::new(ErrorKind::NegativeExpiry {
-                origin: origin(),
-                seconds: -seconds,
-            })
-        })?;
-        if token.access_token().is_empty() {
-            return Err(Error::new(ErrorKind::EmptyToken { origin: origin() }));
-        }
+        let lifetime = token.checked_lifetime(self.name)?;
         let now = Instant::now();
         Ok(Entry {
             generation: 0,

@@ -193,6 +193,24 @@ impl TokenResponse {
             .map_err(|_| seconds)
     }
 
+    /// The lifetime, after the checks every token passes before the driver sees it: not empty,
+    /// and no negative expiry. `origin` names the token source in the error.
+    pub(crate) fn checked_lifetime(&self, origin: &str) -> Result<Option<Duration>, Error> {
+        use crate::error::ErrorKind;
+        let lifetime = self.lifetime().map_err(|seconds| {
+            Error::new(ErrorKind::NegativeExpiry {
+                origin: format!("the {origin} token source"),
+                seconds: -seconds,
+            })
+        })?;
+        if self.access_token.is_empty() {
+            return Err(Error::new(ErrorKind::EmptyToken {
+                origin: format!("the {origin} token source"),
+            }));
+        }
+        Ok(lifetime)
+    }
+
     pub(crate) fn into_parts(self) -> (Secret, Option<Secret>) {
         (self.access_token, self.refresh_token)
     }

@@ -158,17 +158,8 @@ impl Bridge {
         &self,
         token: TokenResponse,
     ) -> Result<(IdpServerResponse, Option<Duration>), Error> {
-        let source = || format!("the {} token source", self.name);
-        let lifetime = token.lifetime().map_err(|seconds| {
-            Error::new(ErrorKind::NegativeExpiry {
-                origin: source(),
-                seconds: -seconds,
-            })
-        })?;
+        let lifetime = token.checked_lifetime(self.name)?;
         let (access, refresh) = token.into_parts();
-        if access.is_empty() {
-            return Err(Error::new(ErrorKind::EmptyToken { origin: source() }));
-        }
         let response = IdpServerResponse::builder()
             .access_token(access.into_secret())
             .expires(lifetime.map(|l| std::time::Instant::now() + l))

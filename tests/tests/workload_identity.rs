@@ -71,38 +71,36 @@ async fn entra_rejections_are_explained() {
         .audience("api://AzureADTokenExchange")
         .sign();
     TestKit::write_token_file(&file, &other_pod).unwrap();
-    let err = find(
-        &options(&kit, &file, WORKLOAD_CLIENT_ID)
-            .await
-            .client(&uri)
-            .await
-            .unwrap(),
-    )
-    .await
-    .unwrap_err();
-    let ours = Error::from_driver(&err).unwrap();
+    let ours = exchange_failure(&kit, &file, WORKLOAD_CLIENT_ID, &uri).await;
     assert!(
-        ours.to_string().contains("AADSTS70021")
-            && ours.to_string().contains("federated credential must name"),
+        ours.contains("AADSTS70021") && ours.contains("federated credential must name"),
         "{ours}"
     );
-    assert!(!ours.is_transient());
 
     TestKit::write_token_file(&file, &kit.service_account_token()).unwrap();
-    let err = find(
-        &options(&kit, &file, "not-registered")
-            .await
-            .client(&uri)
-            .await
-            .unwrap(),
-    )
-    .await
-    .unwrap_err();
-    let ours = Error::from_driver(&err).unwrap();
+    let ours = exchange_failure(&kit, &file, "not-registered", &uri).await;
     assert!(
-        ours.to_string().contains("AADSTS700016") && ours.to_string().contains("AZURE_CLIENT_ID"),
+        ours.contains("AADSTS700016") && ours.contains("AZURE_CLIENT_ID"),
         "{ours}"
     );
+}
+
+/// The message of the (permanent) error a find fails with.
+async fn exchange_failure(
+    kit: &TestKit,
+    file: &std::path::Path,
+    client_id: &str,
+    uri: &str,
+) -> String {
+    let client = options(kit, file, client_id)
+        .await
+        .client(uri)
+        .await
+        .unwrap();
+    let err = find(&client).await.unwrap_err();
+    let ours = Error::from_driver(&err).unwrap();
+    assert!(!ours.is_transient());
+    ours.to_string()
 }
 
 #[test]
