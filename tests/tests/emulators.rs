@@ -250,23 +250,13 @@ async fn hang_malformed_oversized_close_latency_and_always() {
 async fn identity_provider_serves_discovery_and_jwks() {
     let kit = TestKit::start().await.unwrap();
     let issuer = kit.issuer(0);
-    let discovery: Value = http()
-        .get(format!("{}/.well-known/openid-configuration", issuer.url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery = get_json(&format!(
+        "{}/.well-known/openid-configuration",
+        issuer.url()
+    ))
+    .await;
     assert_eq!(discovery["issuer"].as_str(), Some(issuer.url().as_str()));
-    let jwks: Value = http()
-        .get(discovery["jwks_uri"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = get_json(discovery["jwks_uri"].as_str().unwrap()).await;
     let key = &jwks["keys"][0];
     assert_eq!(
         (key["kty"].as_str(), key["kid"].as_str()),
@@ -315,6 +305,10 @@ async fn emulator_tokens_authenticate() {
             "test/104882912345678901234".to_owned(),
         ]
     );
+}
+
+async fn get_json(url: &str) -> Value {
+    http().get(url).send().await.unwrap().json().await.unwrap()
 }
 
 fn imds_query() -> String {

@@ -14,30 +14,57 @@ use serde_json::json;
 use super::{Case, Layout, Source, Target, find};
 
 const DOMAIN: &str = "testkit.example";
-const NONE: &[Source] = &[Source::Callback];
+/// Human-flow cases run once, with a human callback.
+const CALLBACK_ONLY: &[Source] = &[Source::Callback];
 
 /// Every case, with the server layout it needs.
 pub fn cases() -> Vec<Case> {
     use Layout::{Multi, Single};
     vec![
-        Case::new("1.1", NONE, Single, false, |t, _| Box::pin(h1_1(t))),
-        Case::new("1.2", NONE, Single, false, |t, _| Box::pin(h1_2(t))),
-        Case::new("1.3/1.4", NONE, Multi, false, |t, _| {
+        Case::new("1.1", CALLBACK_ONLY, Single, false, |t, _| {
+            Box::pin(h1_1(t))
+        }),
+        Case::new("1.2", CALLBACK_ONLY, Single, false, |t, _| {
+            Box::pin(h1_2(t))
+        }),
+        Case::new("1.3/1.4", CALLBACK_ONLY, Multi, false, |t, _| {
             Box::pin(h1_3_and_1_4(t))
         }),
-        Case::new("1.5", NONE, Multi, false, |t, _| Box::pin(h1_5(t))),
-        Case::new("1.6", NONE, Single, false, |t, _| Box::pin(h1_6(t))),
-        Case::new("1.7", NONE, Single, false, |_, _| Box::pin(h1_7())),
-        Case::new("1.8", NONE, Single, false, |t, _| Box::pin(h1_8(t))),
-        Case::new("2.1", NONE, Single, false, |t, _| Box::pin(h2_1(t))),
-        Case::new("2.2", NONE, Single, false, |t, _| Box::pin(h2_2(t))),
-        Case::new("2.3", NONE, Single, false, |t, _| Box::pin(h2_3(t))),
-        Case::new("3.1", NONE, Single, false, |t, _| Box::pin(h3_1(t))),
-        Case::new("3.2", NONE, Single, false, |t, _| Box::pin(h3_2(t))),
-        Case::new("4.1", NONE, Single, false, |t, _| Box::pin(h4_1(t))),
-        Case::new("4.2", NONE, Single, false, |t, _| Box::pin(h4_2(t))),
-        Case::new("4.3", NONE, Single, false, |t, _| Box::pin(h4_3(t))),
-        Case::new("4.4", NONE, Single, false, |t, _| Box::pin(h4_4(t))),
+        Case::new("1.5", CALLBACK_ONLY, Multi, false, |t, _| Box::pin(h1_5(t))),
+        Case::new("1.6", CALLBACK_ONLY, Single, false, |t, _| {
+            Box::pin(h1_6(t))
+        }),
+        Case::new("1.7", CALLBACK_ONLY, Single, false, |_, _| Box::pin(h1_7())),
+        Case::new("1.8", CALLBACK_ONLY, Single, false, |t, _| {
+            Box::pin(h1_8(t))
+        }),
+        Case::new("2.1", CALLBACK_ONLY, Single, false, |t, _| {
+            Box::pin(h2_1(t))
+        }),
+        Case::new("2.2", CALLBACK_ONLY, Single, false, |t, _| {
+            Box::pin(h2_2(t))
+        }),
+        Case::new("2.3", CALLBACK_ONLY, Single, false, |t, _| {
+            Box::pin(h2_3(t))
+        }),
+        Case::new("3.1", CALLBACK_ONLY, Single, false, |t, _| {
+            Box::pin(h3_1(t))
+        }),
+        Case::new("3.2", CALLBACK_ONLY, Single, false, |t, _| {
+            Box::pin(h3_2(t))
+        }),
+        Case::new("4.1", CALLBACK_ONLY, Single, false, |t, _| {
+            Box::pin(h4_1(t))
+        }),
+        Case::new("4.2", CALLBACK_ONLY, Single, false, |t, _| {
+            Box::pin(h4_2(t))
+        }),
+        Case::new("4.3", CALLBACK_ONLY, Single, false, |t, _| {
+            Box::pin(h4_3(t))
+        }),
+        Case::new("4.4", CALLBACK_ONLY, Single, false, |t, _| {
+            Box::pin(h4_4(t))
+        }),
     ]
 }
 

@@ -99,11 +99,6 @@ impl Target {
         self.kit.server().reset_stats();
     }
 
-    /// Whether the server's clock follows the kit's (so tests can expire tokens).
-    pub fn has_kit_clock(&self) -> bool {
-        self.is_kit()
-    }
-
     pub fn providers(&self) -> &[IdentityProviderConfig] {
         self.kit.server().providers()
     }
